@@ -1,0 +1,35 @@
+"""Typed dependencies for endpoints: the principal the route's policy already admitted."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from iotwarden.auth.policy import DeviceAccess
+from iotwarden.auth.principals import DevicePrincipal, UserPrincipal
+from iotwarden.http.problems import Forbidden
+
+
+def _user(request: Request) -> UserPrincipal:
+    principal = request.state.principal
+    if not isinstance(principal, UserPrincipal):
+        raise Forbidden()
+    return principal
+
+
+def _device(request: Request) -> DevicePrincipal:
+    principal = request.state.principal
+    if not isinstance(principal, DevicePrincipal):
+        raise Forbidden()
+    return principal
+
+
+def _access(request: Request) -> DeviceAccess:
+    access: DeviceAccess = request.state.access
+    return access
+
+
+CurrentUser = Annotated[UserPrincipal, Depends(_user)]
+CurrentDevice = Annotated[DevicePrincipal, Depends(_device)]
+TargetDevice = Annotated[DeviceAccess, Depends(_access)]

@@ -1,0 +1,1 @@
+"""HTTP guards shared by every feature: errors, headers, input types, pagination."""
