@@ -19,6 +19,7 @@ from iotwarden.context import AppContext
 from iotwarden.db.migrate import upgrade
 from iotwarden.devices.credentials import new_secret
 from iotwarden.devices.models import Device
+from iotwarden.telemetry.writer import writer_of
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -46,6 +47,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     ctx: AppContext = application.state.ctx
     await upgrade(ctx.engine)
     yield application
+    await writer_of(application).close()
     await ctx.state.close()
     await ctx.engine.dispose()
 

@@ -18,15 +18,18 @@ from iotwarden.config import Settings
 from iotwarden.context import AppContext
 from iotwarden.db.engine import create_engine, create_sessionmaker
 from iotwarden.devices.routes import router as devices_router
+from iotwarden.http.body_limit import BodyLimitMiddleware
 from iotwarden.http.headers import SecurityHeadersMiddleware
 from iotwarden.http.meta import router as meta_router
 from iotwarden.http.problems import install_problem_handlers
 from iotwarden.keys import load_keys
 from iotwarden.logs import AccessLogMiddleware
+from iotwarden.recordings.media import AUDIO_TYPES
 from iotwarden.recordings.routes import router as recordings_router
 from iotwarden.sharing.routes import router as sharing_router
 from iotwarden.state import MemoryStore, open_state
 from iotwarden.telemetry.routes import router as telemetry_router
+from iotwarden.telemetry.writer import install_writer
 
 ROUTERS = (
     meta_router,
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await telemetry.close()
             await ctx.state.close()
             await ctx.engine.dispose()
 
@@ -78,9 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
-        max_body_size=settings.max_json_body,
     )
     app.state.ctx = ctx
+    telemetry = install_writer(app, ctx.engine)
     install_problem_handlers(app)
     for router in ROUTERS:
         # Flat, not include_router: the route table stays a plain list that tests can walk.
@@ -98,5 +102,11 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_json_body,
+        large=settings.max_recording_bytes,
+        large_types=AUDIO_TYPES,
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(AccessLogMiddleware)

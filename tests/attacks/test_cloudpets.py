@@ -89,9 +89,15 @@ def _bad_credentials(ctx: AppContext, victim: Household) -> dict[str, dict[str, 
         "no token": {},
         "malformed": {"Authorization": "Bearer not.a.jwt"},
         "wrong scheme": {"Authorization": f"Basic {victim.account.access_token}"},
-        "other key": {"Authorization": "Bearer " + jwt.encode(header, claims, other_key)},
+        "other key": {
+            "Authorization": "Bearer "
+            + jwt.encode(header, claims, other_key, algorithms=["Ed25519"])
+        },
         "alg none": {"Authorization": f"Bearer {none_token}"},
-        "expired": {"Authorization": "Bearer " + jwt.encode(header, expired, own_key)},
+        "expired": {
+            "Authorization": "Bearer "
+            + jwt.encode(header, expired, own_key, algorithms=["Ed25519"])
+        },
     }
 
 
@@ -133,7 +139,7 @@ async def households(ctx: AppContext, client: httpx.AsyncClient) -> tuple[Househ
 
 async def _snapshot(client: httpx.AsyncClient, home: Household) -> dict[str, Any]:
     h, dev = home.account.headers, f"/api/v1/devices/{home.device.id}"
-    start = "2000-01-01T00:00:00Z"
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
     parts = {
         "device": await client.get(dev, headers=h),

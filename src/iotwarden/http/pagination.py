@@ -17,6 +17,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from iotwarden.http.problems import BadRequest
 
 T = TypeVar("T")
+# Any select, whatever it returns: one entity or a row of several columns.
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 MAX_PAGE_SIZE = 100
 
 
@@ -55,11 +57,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def keyset(
-    stmt: Select[Any],
+    stmt: S,
     params: PageParams,
     created_at: InstrumentedAttribute[datetime],
     item_id: InstrumentedAttribute[uuid.UUID],
-) -> Select[Any]:
+) -> S:
     """Newest first; the cursor is the last item of the previous page."""
     if params.cursor is not None:
         after_created, after_id = params.cursor
@@ -69,10 +71,15 @@ def keyset(
     return stmt.order_by(created_at.desc(), item_id.desc()).limit(params.limit + 1)
 
 
-def page_of(rows: Sequence[Any], params: PageParams) -> tuple[Sequence[Any], str | None]:
-    """Split the ``limit + 1`` rows fetched by :func:`keyset` into a page and its cursor."""
+def page_of(
+    rows: Sequence[Any], params: PageParams, time_attr: str = "created_at"
+) -> tuple[Sequence[Any], str | None]:
+    """Split the ``limit + 1`` rows fetched by :func:`keyset` into a page and its cursor.
+
+    ``time_attr`` names the attribute given to :func:`keyset` as ``created_at``.
+    """
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
     last = rows[-1]
-    return rows, encode_cursor(last.created_at, last.id)
+    return rows, encode_cursor(getattr(last, time_attr), last.id)

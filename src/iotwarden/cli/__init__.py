@@ -1,0 +1,1 @@
+"""The ``iotwarden`` command line: ``serve``, ``db``, ``user`` and ``device`` commands."""

@@ -1,0 +1,78 @@
+"""``iotwarden serve``: refuse an insecure configuration, migrate, then run uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from iotwarden.app import create_app
+from iotwarden.cli.db import migrate
+from iotwarden.cli.support import fail, load_settings, run_with_engine
+from iotwarden.config import Settings
+from iotwarden.keys import InsecureConfigurationError, load_keys
+from iotwarden.logs import configure_logging
+
+# An import string, so that uvicorn can start it again in every worker process.
+APP_FACTORY = "iotwarden.cli.serve:worker_app"
+
+log = logging.getLogger("iotwarden.serve")
+
+
+def worker_app() -> FastAPI:
+    """Uvicorn's app factory: each worker process sets up JSON logs, then builds the app."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind.  [default: IOTWARDEN_HOST or 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port to bind.  [default: IOTWARDEN_PORT or 8000]"),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Number of worker processes.")] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Trust X-Forwarded-For/-Proto from the addresses in FORWARDED_ALLOW_IPS "
+            "(127.0.0.1 unless set). Only behind a reverse proxy."
+        ),
+    ] = False,
+) -> None:
+    """Check the configuration, create the keys, apply migrations and serve HTTP."""
+    settings = load_settings()
+    try:
+        configure_logging(settings.log_level)
+    except ValueError:
+        fail(f"invalid IOTWARDEN_LOG_LEVEL: {settings.log_level!r}")
+    try:
+        load_keys(settings)
+    except InsecureConfigurationError as exc:
+        fail(str(exc))
+    in_process_state = settings.redis_url is None or settings.redis_url.startswith("memory:")
+    if workers > 1 and in_process_state and settings.is_production:
+        fail(
+            "refusing to start: with several workers and no REDIS_URL each worker keeps its "
+            "own token revocations and single-use grants; set REDIS_URL or use --workers 1"
+        )
+    before, after = run_with_engine(settings, migrate)
+    log.info("database migrated", extra={"revision_before": before, "revision": after})
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        server_header=False,
+        # Logging stays ours (JSON, root level); uvicorn's access log would print raw paths.
+        log_config=None,
+        access_log=False,
+    )
