@@ -14,7 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+# Uvicorn adds an ANSI-coloured copy of each message; the plain one is enough.
+_SKIPPED = set(vars(logging.makeLogRecord({}))) | {"color_message"}
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "grant")
 
 
@@ -27,7 +28,7 @@ class JSONFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _SKIPPED and not key.startswith("_"):
                 entry[key] = "[redacted]" if _is_secret(key) else value
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc_type"] = record.exc_info[0].__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import event
@@ -30,10 +31,17 @@ def normalize_url(url: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
+        _create_private(make_url(url).database)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _create_private(database: str | None) -> None:
+    # SQLite gives its -wal and -shm files the database file's mode: make that owner-only.
+    if database and database != ":memory:" and not os.path.exists(database):
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
