@@ -98,6 +98,7 @@ class WrkResult:
     error_sample: str
     run_id: int
     stored: int | None = None
+    profile: str = ""
 
     @property
     def ok(self) -> int:
@@ -134,19 +135,31 @@ class Load:
     # metric names, so the ranges of different runs may overlap without colliding.
     ts_base: int = field(default_factory=lambda: int(time.time() * 1000) - 3_600_000)
 
-    def run(self, server: str, url: str, token: str, device_id: str, batch: int) -> WrkResult:
+    def run(
+        self,
+        server: Server,
+        token: str,
+        device_id: str,
+        batch: int,
+        profiler: Profiler | None = None,
+    ) -> WrkResult:
         if self.warmup:
-            self._wrk(server, url, token, device_id, batch, self.warmup)
-        return self._wrk(server, url, token, device_id, batch, self.duration)
+            self._wrk("warm-up", server, token, device_id, batch, self.warmup)
+        recording = profiler.start(server, batch, self.duration) if profiler else None
+        result = self._wrk("measure", server, token, device_id, batch, self.duration)
+        if profiler and recording:
+            result.profile = profiler.finish(recording, result.ok)
+        return result
 
     def _wrk(
-        self, server: str, url: str, token: str, device_id: str, batch: int, seconds: int
+        self, kind: str, server: Server, token: str, device_id: str, batch: int, seconds: int
     ) -> WrkResult:
         self.runs += 1
         env = {
             **os.environ,
             "TOKEN": token,
             "DEVICE_ID": device_id,
+            "THREADS": str(self.threads),
             "BATCH": str(batch),
             "METRICS": str(self.metrics),
             "TS_BASE": str(self.ts_base),
@@ -162,10 +175,9 @@ class Load:
             "10s",
             "-s",
             str(BENCH / "post.lua"),
-            url,
+            server.url,
         ]
-        kind = "measure" if seconds == self.duration else "warm-up"
-        log(f"{kind} {server} batch={batch}: {' '.join(cmd)}")
+        log(f"{kind} {server.name} batch={batch}: {' '.join(cmd)}")
         done = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
         )
@@ -174,7 +186,7 @@ class Load:
             sys.exit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         data = json.loads(line.removeprefix("BENCH_RESULT "))
         result = WrkResult(
-            server=server,
+            server=server.name,
             batch=batch,
             requests=data["requests"],
             duration_s=data["duration_us"] / 1e6,
@@ -189,8 +201,11 @@ class Load:
             f"{result.readings_per_s:,.0f} readings/s; statuses {result.statuses}; "
             f"socket errors {result.socket_errors}"
         )
-        if result.non_2xx:
-            log(f"  !!! {result.non_2xx} non-2xx answers; first body: {result.error_sample}")
+        if result.non_2xx or result.socket_errors:
+            log(
+                f"  !!! {result.non_2xx} non-2xx answers, socket errors {result.errors}; "
+                f"first body: {result.error_sample}"
+            )
         return result
 
 
@@ -318,6 +333,84 @@ def bare_command(port: int) -> list[str]:
     ]  # fmt: skip
 
 
+# --- profiling -------------------------------------------------------------------------
+
+
+@dataclass
+class Recording:
+    process: subprocess.Popen[bytes]
+    output: Path
+    label: str
+
+
+class Profiler:
+    """py-spy sampling a server during a measured run (``--py-spy``): where its CPU goes."""
+
+    def __init__(self, py_spy: str, top: int = 15) -> None:
+        self.py_spy = py_spy
+        self.top = top
+
+    def start(self, server: Server, batch: int, seconds: int) -> Recording:
+        label = f"{server.name}-batch{batch}"
+        output = RESULTS / f"profile-{label}.txt"
+        RESULTS.mkdir(exist_ok=True)
+        command = [
+            self.py_spy, "record", "--pid", str(server.process.pid), "--duration",
+            str(seconds), "--rate", "100", "--nonblocking", "--format", "raw",
+            "--output", str(output),
+        ]  # fmt: skip
+        log(f"profiling {label}: {' '.join(command)}")
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return Recording(process, output, label)
+
+    def finish(self, recording: Recording, requests: int) -> str:
+        try:
+            recording.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            recording.process.kill()
+            recording.process.wait()
+        if not recording.output.exists():
+            code = recording.process.returncode
+            return f"profile {recording.label}: py-spy wrote nothing (exit {code})"
+        return summarize_profile(recording.output, recording.label, self.top, requests)
+
+
+def summarize_profile(path: Path, label: str, top: int, requests: int = 0) -> str:
+    """Where the server's busy samples were: by thread, by leaf function (self), and the
+    iotwarden functions on the stack (total). Shares are of all busy samples, all threads."""
+    own: dict[str, int] = {}
+    ours: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        # "func (file.py:123)" -> "func (file.py)": lines of one function add up.
+        frames = [frame.rsplit(":", 1)[0] + ")" for frame in stack.split(";")]
+        thread = "worker threads" if "threading.py" in frames[0] else "event loop"
+        threads[thread] = threads.get(thread, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            if "(iotwarden/" in frame and "(iotwarden/cli/" not in frame:
+                ours[frame] = ours.get(frame, 0) + count
+    if not samples:
+        return f"profile {label}: no samples"
+    split = ", ".join(f"{name} {100 * n / samples:.0f}%" for name, n in threads.items())
+    lines = [f"profile {label}: {samples} busy samples ({split}); stacks in {path.name}"]
+    if requests:
+        lines.append(f"  {10_000 * samples / requests:.0f} us of busy thread time per 2xx request")
+    for title, table in (("self", own), ("total, iotwarden code", ours)):
+        if not table:
+            continue
+        lines.append(f"  top {top} by {title}:")
+        ranked = sorted(table.items(), key=lambda item: -item[1])[:top]
+        lines += [f"    {100 * n / samples:5.1f}%  {frame}" for frame, n in ranked]
+    return "\n".join(lines)
+
+
 # --- provisioning ------------------------------------------------------------------------
 
 
@@ -398,6 +491,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores {model}".strip()
 
 
+def loadavg() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def filesystem(path: Path) -> str:
     best, kind = "", "?"
     with contextlib.suppress(OSError):
@@ -415,7 +512,7 @@ def report(results: list[WrkResult], meta: dict[str, str]) -> tuple[str, bool]:
     ok = True
     by = {(r.server, r.batch): r for r in results}
     real_s, bare_s = by.get(("real", SMALL)), by.get(("bare", SMALL))
-    if real_s and bare_s:
+    if real_s and bare_s and bare_s.rps:
         ratio = real_s.rps / bare_s.rps
         verdict = "PASS" if ratio >= RATIO_TARGET else "BELOW TARGET"
         lines.append(
@@ -436,8 +533,6 @@ def report(results: list[WrkResult], meta: dict[str, str]) -> tuple[str, bool]:
         ok = False
         lines.append(f"{LARGE}-reading batches: no real run")
     for r in results:
-        if r.server != "real":
-            continue
         if r.stored is not None:
             need = r.ok * r.batch
             good = r.stored >= need
@@ -449,11 +544,12 @@ def report(results: list[WrkResult], meta: dict[str, str]) -> tuple[str, bool]:
         if r.non_2xx or r.socket_errors:
             ok = False
             lines.append(
-                f"!!! REAL SERVER, batch {r.batch}: {r.non_2xx} non-2xx answers "
+                f"!!! {r.server.upper()} SERVER, batch {r.batch}: {r.non_2xx} non-2xx answers "
                 f"{ {s: n for s, n in r.statuses.items() if not 200 <= s < 300} }, "
                 f"socket errors {r.errors}; first body: {r.error_sample}"
             )
-    return "\n".join(lines) + "\n", ok
+    lines += ["", *(r.profile for r in results if r.profile)]
+    return "\n".join(lines).rstrip() + "\n", ok
 
 
 def _table(results: list[WrkResult]) -> str:
@@ -483,6 +579,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--tmp", type=Path, default=None, help="parent of the tmp data dir")
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs, db)")
+    parser.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        help="py-spy executable: profile both servers during their measured runs",
+    )
     return parser.parse_args()
 
 
@@ -537,25 +638,31 @@ def run(
     if not real_ready:
         log(f"!!! real telemetry route answered {status}: {body[:300]!r}; only the bare app runs")
 
+    profiler = Profiler(args.py_spy) if args.py_spy else None
+    load_before = loadavg()
     results: list[WrkResult] = []
     for batch in (SMALL, LARGE):
         if real_ready:
-            result = load.run("real", real.url, token, device_id, batch)
+            result = load.run(real, token, device_id, batch, profiler)
             result.stored = count_stored(data_dir / "iotwarden.db", result.run_id)
             results.append(result)
-        results.append(load.run("bare", bare.url, token, device_id, batch))
+        results.append(load.run(bare, token, device_id, batch, profiler))
 
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "load avg": f"{load_before} before, {loadavg()} after (1/5/15 min; other work skews)",
         "python": platform.python_version(),
         "real": f"{how}, SQLite in a fresh data dir on {filesystem(tmp)}, "
         "IOTWARDEN_LOG_LEVEL=WARNING, stderr to a file",
         "bare": "uvicorn --factory bench/bare_app.py:create_app",
-        "uvicorn": "1 worker, loop auto, http auto, no access log (both)",
+        "uvicorn": "1 worker, loop auto, http auto, no access log, no server header, "
+        "no proxy headers (both)",
         "wrk": f"{args.threads} threads, {args.connections} connections, {args.duration}s "
         f"per run after {args.warmup}s warm-up; ts as {load.ts_format}",
     }
+    if profiler:
+        meta["profiled"] = "py-spy at 100 Hz on both servers (figures include its cost)"
     text, ok = report(results, meta)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.txt").write_text(text)

@@ -1,12 +1,17 @@
 -- wrk script for bench/ingest.py: POST telemetry batches whose readings never repeat.
 --
 -- A reading's identity is (device, metric, ts) and a resent one is a no-op, so every request
--- carries timestamps no other request of the run uses: request k of thread t (of n threads)
--- takes the slot k*n + t, and each slot is TS_PER_REQ consecutive milliseconds from TS_BASE.
+-- carries timestamps no other request of the run uses: request k of thread t (of THREADS)
+-- takes the slot k*THREADS + t, and each slot is ceil(BATCH/METRICS) consecutive
+-- milliseconds from TS_BASE.
 -- Each timestamp carries METRICS readings, one per metric; metric names include RUN_ID so
 -- separate runs against the same database never collide either.
 --
--- Environment (set by ingest.py): TOKEN, DEVICE_ID, BATCH, METRICS, TS_BASE (epoch ms),
+-- THREADS comes from the environment, not from setup(): wrk starts each thread as soon as its
+-- own setup() returned, so a count that later setup() calls raised would race with requests
+-- already being made (duplicate slots, caught by ingest.py's stored-rows check).
+--
+-- Environment (set by ingest.py): TOKEN, DEVICE_ID, THREADS, BATCH, METRICS, TS_BASE (epoch ms),
 -- TS_FORMAT ("ms" for integer epoch milliseconds, "rfc3339" for strings), RUN_ID.
 -- done() prints one line "BENCH_RESULT {json}" that ingest.py parses.
 
@@ -17,6 +22,7 @@ local n_metrics = math.min(tonumber(os.getenv("METRICS") or "10"), batch)
 local ts_base = tonumber(os.getenv("TS_BASE") or "0")
 local ts_format = os.getenv("TS_FORMAT") or "ms"
 local run_id = os.getenv("RUN_ID") or "0"
+local thread_count = tonumber(os.getenv("THREADS") or "1")
 
 local ts_per_req = math.ceil(batch / n_metrics)
 local path = "/api/v1/devices/" .. device_id .. "/telemetry"
@@ -41,8 +47,7 @@ end
 
 -- Per thread state (each wrk thread runs its own Lua state). Globals, because done() reads
 -- them from the main state through thread:get, which sees only globals.
-slot_index = 0 -- set by setup()
-slot_count = 1 -- set by setup()
+slot_index = 0 -- set by setup() before the thread starts
 sent = 0
 statuses = {}
 first_error = ""
@@ -51,15 +56,15 @@ first_error = ""
 local threads = {}
 
 function setup(thread)
+  if #threads >= thread_count then
+    error("wrk runs more threads than THREADS=" .. thread_count .. ": slots would repeat")
+  end
   thread:set("slot_index", #threads)
   table.insert(threads, thread)
-  for _, t in ipairs(threads) do
-    t:set("slot_count", #threads)
-  end
 end
 
 function request()
-  local slot = sent * slot_count + slot_index
+  local slot = sent * thread_count + slot_index
   sent = sent + 1
   local first_ms = ts_base + slot * ts_per_req
   local parts = {}
@@ -94,7 +99,6 @@ end
 function done(summary, latency, requests)
   local totals = {}
   local error_sample = ""
-  local sent_total = 0
   for _, t in ipairs(threads) do
     for status, count in pairs(t:get("statuses") or {}) do
       totals[status] = (totals[status] or 0) + count
@@ -103,7 +107,6 @@ function done(summary, latency, requests)
     if error_sample == "" then
       error_sample = sample
     end
-    sent_total = sent_total + (t:get("sent") or 0)
   end
   local parts = {}
   for status, count in pairs(totals) do
@@ -113,9 +116,9 @@ function done(summary, latency, requests)
   io.write(string.format(
     'BENCH_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,"statuses":{%s},'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
-      .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d},"sent":%d,"error_sample":%s}\n',
+      .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d},"error_sample":%s}\n',
     summary.requests, summary.duration, summary.bytes, table.concat(parts, ","),
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    sent_total, json_string(error_sample)))
+    json_string(error_sample)))
 end
