@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -206,3 +206,24 @@ async def test_unknown_routes_and_methods_are_problems(
         assert response.status_code == status, (method, path, response.status_code)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_oversized_chunked_body_is_413(
+    ctx: AppContext, client: httpx.AsyncClient, alice: Account
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(64):
+            yield b"a" * 16384
+        yield b'"}'
+
+    before = await _counts(ctx)
+    response = await client.post(
+        "/api/v1/devices",
+        content=chunks(),
+        headers={**alice.headers, "content-type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await _counts(ctx) == before

@@ -33,10 +33,13 @@ class BodyLimitMiddleware:
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         limit = self.large if media_type in self.large_types else self.default
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is None:
+            await self.app(scope, _limited(receive, limit), send)
+        elif not declared.isdigit() or int(declared) > limit:
             await _send_too_large(send, limit)
-            return
-        await self.app(scope, _limited(receive, limit), send)
+        else:
+            # The server already stops a body at its declared length; no need to count.
+            await self.app(scope, receive, send)
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

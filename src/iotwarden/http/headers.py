@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ALWAYS = (
@@ -17,9 +16,13 @@ _ALWAYS = (
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.headers = list(_ALWAYS)
+        pairs = list(_ALWAYS)
         if hsts:
-            self.headers.append(("Strict-Transport-Security", "max-age=63072000"))
+            pairs.append(("Strict-Transport-Security", "max-age=63072000"))
+        # API answers are per-principal: no shared cache may keep them.
+        pairs.append(("Cache-Control", "no-store"))
+        # Raw ASGI pairs, built once: this runs on every response.
+        self.raw = [(name.lower().encode(), value.encode()) for name, value in pairs]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,12 +31,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers.setdefault(name, value)
-                if "cache-control" not in headers:
-                    # API answers are per-principal: no shared cache may keep them.
-                    headers["Cache-Control"] = "no-store"
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(pair for pair in self.raw if pair[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
