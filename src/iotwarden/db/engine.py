@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -36,6 +37,19 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def sqlite_sync_twin(engine: AsyncEngine) -> Engine:
+    """A blocking engine on the same SQLite file, with the same pragmas.
+
+    For work that must run whole on one thread of its own (the telemetry writer): through
+    aiosqlite every statement is a separate trip to the driver's thread.
+    """
+    if engine.url.database in (None, "", ":memory:"):
+        raise ValueError("an in-memory SQLite database has no twin: each connection has its own")
+    twin = create_sync_engine(engine.url.set(drivername="sqlite"), connect_args={"timeout": 30})
+    event.listen(twin, "connect", _sqlite_pragmas)
+    return twin
 
 
 def _create_private(database: str | None) -> None:

@@ -1,13 +1,15 @@
 """Group commit for telemetry: many requests, one transaction, and no 2xx before the commit.
 
 Each ingest request hands its rows to the app's :class:`BatchWriter` and awaits a future.
-One background task takes everything queued, inserts it with a single executemany in one
-transaction, commits, and only then resolves the futures. Under load a transaction carries
-the rows of many requests, so SQLite pays one fsync for all of them.
+One background task takes everything queued, inserts it in one transaction, commits, and
+only then resolves the futures. Under load a transaction carries the rows of many requests,
+so SQLite pays one fsync for all of them.
 
 The statement is SQLAlchemy Core's ``INSERT ... ON CONFLICT DO NOTHING``, compiled once for
 the engine's dialect; rows are plain tuples already in the driver's form (the device id is
 converted once per request), so no per-row work happens in Python beyond building the tuple.
+How the rows reach the database depends on it, see :class:`_PostgresSink` and
+:class:`_SQLiteSink`.
 
 A failed transaction acknowledges nothing: if several requests shared it, each is retried
 alone so that one bad request (a device deleted meanwhile) cannot fail the others, and every
@@ -19,16 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import sqlite3
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iotwarden.db.engine import sqlite_sync_twin
 
 # From db.models: every model loaded, so the foreign key gives device_id its type.
 from iotwarden.db.models import Reading
@@ -43,6 +50,9 @@ COLUMNS = ("device_id", "metric", "ts_ms", "value")
 MAX_QUEUED_REQUESTS = 256
 # Rows per transaction: large enough to amortize the commit, small enough to keep latency.
 MAX_ROWS_PER_TRANSACTION = 20_000
+# Rows per multi-row INSERT on SQLite: 4 parameters each, within the 32766 variables SQLite
+# allows since 3.32 (999 before).
+SQLITE_ROWS_PER_STATEMENT = 4000 if sqlite3.sqlite_version_info >= (3, 32) else 249
 
 
 class WriterClosedError(RuntimeError):
@@ -67,6 +77,61 @@ def insert_readings(dialect_name: str) -> Insert:
     raise ValueError(f"unsupported database: {dialect_name}")
 
 
+class _Sink(Protocol):
+    async def insert(self, rows: list[Row]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _PostgresSink:
+    """asyncpg pipelines an executemany of one prepared statement itself."""
+
+    def __init__(self, engine: AsyncEngine, sql: str) -> None:
+        self._engine = engine
+        self._sql = sql
+
+    async def insert(self, rows: list[Row]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.exec_driver_sql(self._sql, rows)
+
+    def close(self) -> None:
+        pass
+
+
+class _SQLiteSink:
+    """The whole transaction in one call on a thread of its own, as multi-row INSERTs.
+
+    Through aiosqlite each statement is a trip to its thread, and an executemany steps row by
+    row, taking the GIL back after each: while the event loop is busy, every hand-over waits,
+    and that cost far more than the insert. Here the loop hands over once per transaction, and
+    SQLite does the B-tree work of thousands of rows in one step, without the GIL.
+    """
+
+    def __init__(self, engine: AsyncEngine, sql: str, rows_per_statement: int) -> None:
+        head, values, tail = sql.partition(" VALUES (?, ?, ?, ?)")
+        if not values:
+            raise ValueError(f"unexpected INSERT for SQLite: {sql}")
+        self._head, self._tail = head + " VALUES ", tail
+        self._rows_per_statement = rows_per_statement
+        self._engine = sqlite_sync_twin(engine)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telemetry-sqlite")
+
+    async def insert(self, rows: list[Row]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+
+    def _insert(self, rows: list[Row]) -> None:
+        step = self._rows_per_statement
+        with self._engine.begin() as connection:
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                sql = self._head + ", ".join(["(?, ?, ?, ?)"] * len(chunk)) + self._tail
+                connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._engine.dispose()
+
+
 class BatchWriter:
     """Owned by the app; started on first use, stopped (after a flush) by :meth:`close`."""
 
@@ -76,13 +141,17 @@ class BatchWriter:
         *,
         max_queued: int = MAX_QUEUED_REQUESTS,
         max_rows: int = MAX_ROWS_PER_TRANSACTION,
+        sqlite_rows_per_statement: int = SQLITE_ROWS_PER_STATEMENT,
     ) -> None:
-        self._engine = engine
         dialect = engine.dialect
         compiled = insert_readings(dialect.name).compile(dialect=dialect, column_keys=COLUMNS)
         if not dialect.positional or tuple(compiled.positiontup or ()) != COLUMNS:
             raise ValueError(f"expected positional parameters {COLUMNS}: {compiled}")
-        self._sql = str(compiled)
+        self._sink: _Sink = (
+            _SQLiteSink(engine, str(compiled), sqlite_rows_per_statement)
+            if dialect.name == "sqlite"
+            else _PostgresSink(engine, str(compiled))
+        )
         device_type = Reading.__table__.c.device_id.type
         self._device_param = device_type.dialect_impl(dialect).bind_processor(dialect)
         self._max_queued = max_queued
@@ -113,15 +182,13 @@ class BatchWriter:
         self._closed = True
         task, queue, loop = self._task, self._queue, self._loop
         self._task = self._queue = self._loop = None
-        if task is None or queue is None or task.done():
-            return
-        if loop is not asyncio.get_running_loop():
-            # The loop the task ran on is gone (its requests all finished with it).
-            return
-        await queue.join()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Unless the loop the task ran on is gone (its requests all finished with it).
+        if task and queue and not task.done() and loop is asyncio.get_running_loop():
+            await queue.join()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._sink.close()
 
     def _started(self) -> asyncio.Queue[_Job]:
         loop = asyncio.get_running_loop()
@@ -166,8 +233,7 @@ class BatchWriter:
 
     async def _insert_rows(self, jobs: list[_Job]) -> None:
         rows = jobs[0].rows if len(jobs) == 1 else [row for job in jobs for row in job.rows]
-        async with self._engine.begin() as connection:
-            await connection.exec_driver_sql(self._sql, rows)
+        await self._sink.insert(rows)
 
 
 def _settle(job: _Job, error: BaseException | None) -> None:
@@ -191,5 +257,6 @@ def writer_of(app: FastAPI) -> BatchWriter:
     return writer
 
 
-def get_writer(request: Request) -> BatchWriter:
+async def get_writer(request: Request) -> BatchWriter:
+    # async: a plain def dependency would be run on a worker thread, for every request.
     return writer_of(request.app)

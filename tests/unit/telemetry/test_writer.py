@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,35 +44,52 @@ async def stored(ctx: AppContext) -> int:
         return int(await db.scalar(select(func.count()).select_from(Reading)) or 0)
 
 
-def count_commits(engine: AsyncEngine) -> list[int]:
-    commits = [0]
+class RecordingWriter(BatchWriter):
+    """Records the number of requests in each transaction it runs."""
 
-    def on_commit(_connection: Any) -> None:
-        commits[0] += 1
+    def __init__(self, engine: AsyncEngine, **options: Any) -> None:
+        super().__init__(engine, **options)
+        self.transactions: list[int] = []
 
-    event.listen(engine.sync_engine, "commit", on_commit)
-    return commits
+    async def _insert_rows(self, jobs: list[_Job]) -> None:
+        self.transactions.append(len(jobs))
+        await super()._insert_rows(jobs)
 
 
 async def test_concurrent_writes_share_a_transaction(ctx: AppContext, device_id: uuid.UUID) -> None:
-    writer = BatchWriter(ctx.engine)
-    commits = count_commits(ctx.engine)
+    writer = RecordingWriter(ctx.engine)
     await asyncio.gather(
         *(writer.write(rows(writer, device_id, 100, start=n * 100)) for n in range(20))
     )
     assert await stored(ctx) == 2000
-    assert 1 <= commits[0] < 20
+    assert sum(writer.transactions) == 20
+    assert len(writer.transactions) < 20
     await writer.close()
 
 
 async def test_transactions_are_capped_in_rows(ctx: AppContext, device_id: uuid.UUID) -> None:
-    writer = BatchWriter(ctx.engine, max_rows=250)
-    commits = count_commits(ctx.engine)
+    writer = RecordingWriter(ctx.engine, max_rows=250)
     await asyncio.gather(
         *(writer.write(rows(writer, device_id, 100, start=n * 100)) for n in range(10))
     )
     assert await stored(ctx) == 1000
-    assert commits[0] >= 4
+    # A transaction stops taking requests once it holds 250 rows or more: at most 3 of 100.
+    assert max(writer.transactions) <= 3
+    assert len(writer.transactions) >= 4
+    await writer.close()
+
+
+async def test_statements_split_inside_one_transaction(
+    ctx: AppContext, device_id: uuid.UUID
+) -> None:
+    writer = BatchWriter(ctx.engine, sqlite_rows_per_statement=3)
+    await writer.write(rows(writer, device_id, 10))
+    assert await stored(ctx) == 10
+    # The bad row is in the last statement: the earlier statements roll back with it.
+    mixed = rows(writer, device_id, 7, start=100) + rows(writer, uuid.uuid4(), 1, start=200)
+    with pytest.raises(IntegrityError):
+        await writer.write(mixed)
+    assert await stored(ctx) == 10
     await writer.close()
 
 
