@@ -40,5 +40,10 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-AppCtx = Annotated[AppContext, Depends(get_context)]
+async def _context(request: Request) -> AppContext:
+    # Async on purpose: a plain ``def`` dependency would cost a thread hop per request.
+    return get_context(request)
+
+
+AppCtx = Annotated[AppContext, Depends(_context)]
 DbSession = Annotated[AsyncSession, Depends(get_db)]

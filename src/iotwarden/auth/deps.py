@@ -1,4 +1,7 @@
-"""Typed dependencies for endpoints: the principal the route's policy already admitted."""
+"""Typed dependencies for endpoints: the principal the route's policy already admitted.
+
+All ``async def``: FastAPI runs plain ``def`` dependencies on a worker thread, per request.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +14,21 @@ from iotwarden.auth.principals import DevicePrincipal, UserPrincipal
 from iotwarden.http.problems import Forbidden
 
 
-def _user(request: Request) -> UserPrincipal:
+async def _user(request: Request) -> UserPrincipal:
     principal = request.state.principal
     if not isinstance(principal, UserPrincipal):
         raise Forbidden()
     return principal
 
 
-def _device(request: Request) -> DevicePrincipal:
+async def _device(request: Request) -> DevicePrincipal:
     principal = request.state.principal
     if not isinstance(principal, DevicePrincipal):
         raise Forbidden()
     return principal
 
 
-def _access(request: Request) -> DeviceAccess:
+async def _access(request: Request) -> DeviceAccess:
     access: DeviceAccess = request.state.access
     return access
 

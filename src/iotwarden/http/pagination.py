@@ -32,7 +32,7 @@ class PageParams(BaseModel):
     cursor: tuple[datetime, uuid.UUID] | None
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PageParams:
