@@ -46,6 +46,7 @@ import iotwarden.app
 from iotwarden.config import Settings
 from iotwarden.state import StateStore, open_state
 from iotwarden.state.redis import RedisStore
+from tests.backends.redis_keys import delete_prefixed
 
 REDIS_URL = os.environ.get("IOTWARDEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("IOTWARDEN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -165,16 +166,6 @@ def state_url(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
-async def _delete_prefixed(url: str, prefix: str) -> None:
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=prefix + "*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture
 async def app_state_prefix(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """Puts every state store ``create_app`` opens during the test under a fresh key prefix,
@@ -194,7 +185,7 @@ async def app_state_prefix(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str
     monkeypatch.setattr(iotwarden.app, "open_state", prefixed)
     yield prefix
     for url in redis_urls:
-        await _delete_prefixed(url, prefix)
+        await delete_prefixed(url, prefix)
 
 
 @pytest.fixture

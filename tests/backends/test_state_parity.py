@@ -12,10 +12,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-import redis.asyncio
 
 from iotwarden.state import MemoryStore, StateStore, open_state
 from iotwarden.state.redis import RedisStore
+from tests.backends.redis_keys import delete_prefixed
 
 TTL = 0.2
 # Comfortably past TTL; sleeps only ever run long, so this cannot flake.
@@ -24,17 +24,6 @@ PAST_TTL = 0.4
 RUN_PREFIX = f"iotw-test:{uuid.uuid4().hex}:"
 
 StoreFactory = Callable[[str], StateStore]
-
-
-async def _delete_prefixed(url: str, prefix: str) -> None:
-    # SCAN is fine here: cleanup is not a hot path.
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=prefix + "*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -54,7 +43,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     for store in stores:
         await store.close()
     if url:
-        await _delete_prefixed(url, test_prefix)
+        await delete_prefixed(url, test_prefix)
 
 
 @pytest.fixture
@@ -216,7 +205,7 @@ async def test_open_state_redis_round_trip(redis_url: str) -> None:
         assert await store.get("k") == "v"
     finally:
         await store.close()
-        await _delete_prefixed(redis_url, prefix)
+        await delete_prefixed(redis_url, prefix)
 
 
 @pytest.mark.parametrize(
