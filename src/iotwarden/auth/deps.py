@@ -28,9 +28,14 @@ async def _device(request: Request) -> DevicePrincipal:
     return principal
 
 
-async def _access(request: Request) -> DeviceAccess:
+def target_device(request: Request) -> DeviceAccess:
+    """The device the route's policy admitted the caller to (a ``Target.DEVICE`` route)."""
     access: DeviceAccess = request.state.access
     return access
+
+
+async def _access(request: Request) -> DeviceAccess:
+    return target_device(request)
 
 
 CurrentUser = Annotated[UserPrincipal, Depends(_user)]

@@ -7,6 +7,9 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
+from starlette.routing import Match
+from starlette.types import Scope
 
 from iotwarden.auth.policies import POLICIES
 from iotwarden.auth.policy import Policy, authorize
@@ -35,6 +38,26 @@ def route_method(route: APIRoute) -> str:
 
 
 class GuardedRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        # The path regex starts and ends with these literal texts: a path without both
+        # cannot match.
+        self._literal_prefix = path.split("{", 1)[0]
+        self._literal_suffix = path.rsplit("}", 1)[-1] if "{" in path else path
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # The router tries every route in turn: refuse most of them without the regex and
+        # FastAPI's per-route scope lookups. Only a plain HTTP match is decided here; an
+        # included router's context (scope["fastapi"]) goes the usual way.
+        if scope["type"] == "http" and "fastapi" not in scope:
+            route_path = get_route_path(scope)
+            if not (
+                route_path.startswith(self._literal_prefix)
+                and route_path.endswith(self._literal_suffix)
+            ):
+                return Match.NONE, {}
+        return super().matches(scope)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         policy = policy_for(route_method(self), self.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Annotated
 
 import typer
@@ -18,12 +19,18 @@ from iotwarden.logs import configure_logging
 
 # An import string, so that uvicorn can start it again in every worker process.
 APP_FACTORY = "iotwarden.cli.serve:worker_app"
+# How long a thread that wants the GIL waits before the running one must let go (Python's
+# default is 5 ms). The telemetry writer thread takes the GIL back after each SQLite step;
+# behind a busy event loop, each of those waits delayed every commit, and with it every
+# acknowledgement, by up to 5 ms.
+SWITCH_INTERVAL_S = 0.0002
 
 log = logging.getLogger("iotwarden.serve")
 
 
 def worker_app() -> FastAPI:
     """Uvicorn's app factory: each worker process sets up JSON logs, then builds the app."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     settings = Settings()
     configure_logging(settings.log_level)
     return create_app(settings)

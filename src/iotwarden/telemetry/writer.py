@@ -33,7 +33,9 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from iotwarden.db.engine import sqlite_sync_twin
 
@@ -105,6 +107,11 @@ class _SQLiteSink:
     row, taking the GIL back after each: while the event loop is busy, every hand-over waits,
     and that cost far more than the insert. Here the loop hands over once per transaction, and
     SQLite does the B-tree work of thousands of rows in one step, without the GIL.
+
+    The thread keeps one driver connection open for its lifetime and talks to it directly:
+    no pool checkout, no SQLAlchemy execution context per transaction, and the driver's
+    statement cache keeps the INSERTs for the usual row counts prepared. Errors are raised as
+    SQLAlchemy raises them (``IntegrityError`` for a device deleted meanwhile).
     """
 
     def __init__(self, engine: AsyncEngine, sql: str, rows_per_statement: int) -> None:
@@ -115,19 +122,84 @@ class _SQLiteSink:
         self._rows_per_statement = rows_per_statement
         self._engine = sqlite_sync_twin(engine)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telemetry-sqlite")
+        # Used on the writer thread only: opened there on first use, closed by close().
+        self._connection: PoolProxiedConnection | None = None
+        self._statements: dict[int, str] = {}
 
     async def insert(self, rows: list[Row]) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
 
+    def _statement(self, count: int) -> str:
+        sql = self._statements.get(count)
+        if sql is None:
+            sql = self._head + ", ".join(["(?, ?, ?, ?)"] * count) + self._tail
+            if len(self._statements) < 256:
+                self._statements[count] = sql
+        return sql
+
     def _insert(self, rows: list[Row]) -> None:
+        connection = self._driver_connection()
         step = self._rows_per_statement
-        with self._engine.begin() as connection:
+        sql = ""
+        try:
+            if len(rows) <= step:
+                # One statement in autocommit mode is a transaction of its own: SQLite
+                # inserts, commits and syncs in one step, and this thread takes the GIL
+                # back once, not after BEGIN, INSERT and COMMIT each (every time it waits for
+                # a busy event loop to let go of it).
+                sql = self._statement(len(rows))
+                connection.execute(sql, tuple(itertools.chain.from_iterable(rows)))
+                return
+            sql = "BEGIN"
+            connection.execute(sql)
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
-                sql = self._head + ", ".join(["(?, ?, ?, ?)"] * len(chunk)) + self._tail
-                connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
+                sql = self._statement(len(chunk))
+                connection.execute(sql, tuple(itertools.chain.from_iterable(chunk)))
+            sql = "COMMIT"
+            connection.execute(sql)
+        except sqlite3.Error as exc:
+            self._rollback(connection)
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+        except BaseException:
+            self._rollback(connection)
+            raise
+
+    def _driver_connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # Through the engine: the same pragmas as every other connection (FULL, WAL).
+            proxied = self._engine.raw_connection()
+            driver = proxied.driver_connection
+            if not isinstance(driver, sqlite3.Connection):
+                proxied.close()
+                raise TypeError(f"expected a sqlite3 connection, got {type(driver)}")
+            # Autocommit: transactions are the ones _insert opens, never implicit ones.
+            driver.isolation_level = None
+            self._connection = proxied
+        driver = self._connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        return driver
+
+    def _rollback(self, connection: sqlite3.Connection) -> None:
+        if not connection.in_transaction:
+            return
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            # A connection that cannot roll back is not reused: the next call opens another.
+            if self._connection is not None:
+                self._connection.invalidate()
+            self._connection = None
+
+    def _release(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def close(self) -> None:
+        # The connection belongs to the writer thread: closed there, then the thread stops.
+        with contextlib.suppress(RuntimeError):
+            self._thread.submit(self._release).result()
         self._thread.shutdown(wait=True)
         self._engine.dispose()
 
