@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,10 +28,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type, declared = _content_headers(scope)
+        media_type = content_type.split(";")[0].strip().lower()
         limit = self.large if media_type in self.large_types else self.default
-        declared = headers.get("content-length")
         if declared is None:
             await self.app(scope, _limited(receive, limit), send)
         elif not declared.isdigit() or int(declared) > limit:
@@ -40,6 +38,17 @@ class BodyLimitMiddleware:
         else:
             # The server already stops a body at its declared length; no need to count.
             await self.app(scope, receive, send)
+
+
+def _content_headers(scope: Scope) -> tuple[str, str | None]:
+    # One pass over the raw pairs: this runs before every request.
+    content_type, length = "", None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"content-length":
+            length = value.decode("latin-1")
+    return content_type, length
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
