@@ -44,6 +44,7 @@ async def test_wrong_secret_and_unknown_device_answer_alike(
     assert wrong.status_code == unknown.status_code == garbage.status_code == 401
     assert wrong.json() == unknown.json() == garbage.json()
     assert wrong.json()["error"] == "invalid_client"
+    assert wrong.headers["www-authenticate"].startswith("Basic")
 
 
 async def test_unsupported_grant_and_json_body_refused(client: httpx.AsyncClient) -> None:

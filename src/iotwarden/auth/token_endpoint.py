@@ -28,9 +28,17 @@ FormStr = Annotated[str | None, Form(max_length=512)]
 class OAuthError(ProblemError):
     status, slug, title = 400, "oauth-error", "Token request refused"
 
-    def __init__(self, error: str, status: int = 400, **kw: Any) -> None:
+    def __init__(self, error: str, **kw: Any) -> None:
         super().__init__(error.replace("_", " "), error=error, **kw)
-        self.status = status  # type: ignore[misc]
+
+
+class InvalidClientError(OAuthError):
+    """RFC 6749 5.2: a failed client authentication is a 401."""
+
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("invalid_client", headers={"WWW-Authenticate": 'Basic realm="iotwarden"'})
 
 
 @router.post("/oauth/token", response_model=TokenOut, response_model_exclude_none=True)
@@ -73,10 +81,10 @@ def _client_auth(
         try:
             decoded = base64.b64decode(authorization[6:], validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError("invalid_client", 401) from None
+            raise InvalidClientError() from None
         client_id, _, client_secret = decoded.partition(":")
     if not client_id or not client_secret:
-        raise OAuthError("invalid_client", 401)
+        raise InvalidClientError()
     return client_id, client_secret
 
 
@@ -87,7 +95,7 @@ async def _device_token(db: DbSession, ctx: AppCtx, client_id: str, secret: str)
         device = None
     valid = secret_matches(device.secret_hash if device else None, secret)
     if device is None or not valid or device.disabled_at is not None:
-        raise OAuthError("invalid_client", 401)
+        raise InvalidClientError()
     principal = DevicePrincipal(device_id=device.id, credential_id=device.credential_id)
     issued = ctx.tokens.issue(principal, ctx.settings.device_token_ttl)
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
