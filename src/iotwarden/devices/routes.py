@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iotwarden.auth.deps import CurrentUser, TargetDevice
+from iotwarden.auth.policy import DeviceAccess
 from iotwarden.auth.route import GuardedRoute
-from iotwarden.context import AppCtx, DbSession
+from iotwarden.context import AppContext, AppCtx, DbSession
 from iotwarden.devices import services
 from iotwarden.devices.models import Device
 from iotwarden.devices.schemas import (
@@ -77,17 +78,21 @@ async def rotate_secret(
 async def disable_device(
     device_id: uuid.UUID, access: TargetDevice, db: DbSession, ctx: AppCtx
 ) -> DeviceOut:
-    device = await _locked(db, access.device_id)
-    await services.set_disabled(db, ctx, device, disabled=True)
-    return device_out(device, access.role)
+    return await _set_disabled(access, db, ctx, disabled=True)
 
 
 @router.post(_DEV + "/enable", response_model=DeviceOut)
 async def enable_device(
     device_id: uuid.UUID, access: TargetDevice, db: DbSession, ctx: AppCtx
 ) -> DeviceOut:
+    return await _set_disabled(access, db, ctx, disabled=False)
+
+
+async def _set_disabled(
+    access: DeviceAccess, db: AsyncSession, ctx: AppContext, *, disabled: bool
+) -> DeviceOut:
     device = await _locked(db, access.device_id)
-    await services.set_disabled(db, ctx, device, disabled=False)
+    await services.set_disabled(db, ctx, device, disabled=disabled)
     return device_out(device, access.role)
 
 
