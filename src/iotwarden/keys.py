@@ -59,7 +59,7 @@ def ensure_data_dir(path: Path) -> Path:
     return path
 
 
-def check_secret_strength(value: str, production: bool) -> None:
+def secret_problems(value: str) -> list[str]:
     problems = []
     if len(value) < MIN_SECRET_LENGTH:
         problems.append(f"shorter than {MIN_SECRET_LENGTH} characters")
@@ -67,6 +67,11 @@ def check_secret_strength(value: str, production: bool) -> None:
         problems.append("contains a placeholder word")
     if len(set(value)) < 12:
         problems.append("too few distinct characters")
+    return problems
+
+
+def check_secret_strength(value: str, production: bool) -> None:
+    problems = secret_problems(value)
     if problems and production:
         raise InsecureConfigurationError(
             "refusing to start: IOTWARDEN_SECRET_KEY is weak (" + ", ".join(problems) + "); "
@@ -75,8 +80,18 @@ def check_secret_strength(value: str, production: bool) -> None:
         )
 
 
+def new_secret() -> str:
+    """A secret that passes :func:`check_secret_strength`."""
+    while True:
+        # A random draw can spell a placeholder ("xxxx" in about one draw of 16,000),
+        # and a generated secret must never stop the server from starting: draw again.
+        value = secrets.token_urlsafe(48)
+        if not secret_problems(value):
+            return value
+
+
 def _new_secret() -> bytes:
-    return secrets.token_urlsafe(48).encode()
+    return new_secret().encode()
 
 
 def _new_signing_key() -> bytes:

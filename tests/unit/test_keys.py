@@ -19,9 +19,10 @@ from iotwarden.keys import (
     InsecureConfigurationError,
     check_secret_strength,
     load_keys,
+    new_secret,
 )
 
-STRONG = secrets.token_urlsafe(48)
+STRONG = new_secret()
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +123,15 @@ def test_generated_secret_file_is_checked_too(tmp_path: Path) -> None:
     (tmp_path / SECRET_KEY_FILE).write_text("changeme\n")
     with pytest.raises(InsecureConfigurationError, match="weak"):
         load_keys(_settings(tmp_path))
+
+
+def test_a_generated_secret_that_spells_a_placeholder_is_drawn_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = iter(["A1b2C3d4E5f6G7h8I9j0xxxxK1l2M3n4O5p6Q7r8S9t0U1v2W3x4Y5z6A7b8C9d0", STRONG])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda nbytes: next(draws))
+    load_keys(_settings(tmp_path))
+    assert (tmp_path / SECRET_KEY_FILE).read_text() == STRONG
 
 
 def test_signing_key_must_be_ed25519(tmp_path: Path) -> None:
