@@ -31,13 +31,14 @@ from iotwarden.state import MemoryStore, open_state
 from iotwarden.telemetry.routes import router as telemetry_router
 from iotwarden.telemetry.writer import install_writer
 
+# The router tries routes in this order: what devices call many times a second comes first.
 ROUTERS = (
+    telemetry_router,
+    commands_router,
     meta_router,
     token_router,
     accounts_router,
     devices_router,
-    telemetry_router,
-    commands_router,
     recordings_router,
     sharing_router,
 )

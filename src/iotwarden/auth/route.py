@@ -16,6 +16,8 @@ from iotwarden.auth.policy import Policy, authorize
 from iotwarden.context import get_context
 from iotwarden.http.problems import BadRequest
 
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
 
 class UndeclaredRouteError(LookupError):
     pass
@@ -58,8 +60,13 @@ class GuardedRoute(APIRoute):
                 return Match.NONE, {}
         return super().matches(scope)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def request_handler(self) -> Handler:
+        """What serves the request once its policy admitted it: FastAPI's handler, which
+        solves the endpoint's declared parameters. A subclass may serve a route itself."""
+        return super().get_route_handler()
+
+    def get_route_handler(self) -> Handler:
+        handler = self.request_handler()
         policy = policy_for(route_method(self), self.path)
 
         async def guarded(request: Request) -> Response:

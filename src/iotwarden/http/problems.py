@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -134,6 +135,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         422, Unprocessable.slug, Unprocessable.title, "See `errors`.", errors=errors
     )
+
+
+def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """A body model's errors as FastAPI reports them: each location starts at ``body``."""
+    return [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
 
 
 def _public_error(error: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,9 +136,18 @@ def test_option_bounds(cli: Invoke, uvicorn_calls: list[Any], bad: tuple[str, st
 
 
 async def test_worker_factory_builds_the_app(data_dir: Path) -> None:
-    application = serve_module.worker_app()
-    assert isinstance(application, FastAPI)
-    await application.state.ctx.engine.dispose()
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        application = serve_module.worker_app()
+        assert isinstance(application, FastAPI)
+        # The app built at startup is left out of every later collection.
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == serve_module.GC_THRESHOLDS
+        await application.state.ctx.engine.dispose()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
 
 
 def test_tracebacks_never_show_local_variables() -> None:
