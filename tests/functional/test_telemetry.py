@@ -232,6 +232,26 @@ async def test_bad_reading_rejects_the_whole_batch(
     assert await stored(ctx) == 0
 
 
+async def test_errors_name_the_field_as_every_route_does(
+    client: httpx.AsyncClient, device: DeviceHandle
+) -> None:
+    # Ingest parses its body itself (IngestRoute); its errors keep FastAPI's form.
+    response = await post(client, device, [{"ts": BASE_MS, "metric": "Bad Name", "value": 1}])
+    assert_problem(response, 422)
+    (error,) = response.json()["errors"]
+    assert error["loc"] == ["body", "readings", "0", "metric"]
+    assert error["type"] == "string_pattern_mismatch"
+    assert "input" not in error
+    missing = await client.post(path(device), json={}, headers=device.headers)
+    assert missing.json()["errors"][0]["loc"] == ["body", "readings"]
+    malformed = await client.post(
+        path(device),
+        content=b'{"readings": [',
+        headers={**device.headers, "content-type": "application/json"},
+    )
+    assert_problem(malformed, 400)
+
+
 @pytest.mark.parametrize(
     "literal", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "9" * 400 + ".0"]
 )
