@@ -68,7 +68,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=positive,
-        default=3,
+        default=5,
         help="rounds of both servers per batch size (default %(default)s)",
     )
     parser.add_argument(
