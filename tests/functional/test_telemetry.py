@@ -149,7 +149,9 @@ async def test_range_is_half_open_and_raw_reads_are_bounded(
 async def test_resending_a_batch_is_idempotent(
     ctx: AppContext, client: httpx.AsyncClient, alice: Account, device: DeviceHandle
 ) -> None:
-    readings = [{"ts": BASE_MS + i, "metric": "temp", "value": float(i)} for i in range(100)]
+    readings: list[dict[str, Any]] = [
+        {"ts": BASE_MS + i, "metric": "temp", "value": float(i)} for i in range(100)
+    ]
     first = await post(client, device, readings)
     assert first.status_code == 201
     assert await stored(ctx, device) == 100
