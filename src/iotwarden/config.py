@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         return self.environment is Environment.PRODUCTION
 
     @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

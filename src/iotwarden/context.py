@@ -27,7 +27,7 @@ class AppContext:
 
     @property
     def blob_dir(self) -> Path:
-        return self.settings.data_dir / "recordings"
+        return self.settings.recordings_dir
 
 
 def get_context(request: Request) -> AppContext:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import stat
 import string
@@ -21,8 +22,9 @@ from iotwarden.config import Settings
 from iotwarden.context import AppContext
 from iotwarden.devices.models import Device
 from iotwarden.recordings import grants
-from iotwarden.recordings.blobs import MAX_RECORDING_BYTES_CEILING
+from iotwarden.recordings.blobs import MAX_RECORDING_BYTES_CEILING, BlobStore
 from iotwarden.recordings.models import Recording, RecordingAccess
+from iotwarden.recordings.services import sweep_orphans
 from tests.conftest import Account, DeviceHandle, make_account, make_device
 
 _B64 = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
@@ -440,3 +442,31 @@ async def test_logs_never_hold_grants_or_audio(
         assert grant not in text
         assert grant[:40] not in text
         assert "child-voice" not in text
+
+
+async def test_sweep_deletes_only_old_files_no_recording_names(
+    ctx: AppContext, client: httpx.AsyncClient, alice: Account
+) -> None:
+    await _uploaded(client, await make_device(ctx, client, alice))
+    [kept] = _stored_files(ctx)
+    now = time.time()
+    day_ago = now - 86_400 - 60
+    files = {
+        "orphan": secrets.token_hex(16),  # stored, then the process died before its row
+        "recent orphan": secrets.token_hex(16),  # its row may be committing right now
+        "partial": f".{secrets.token_hex(16)}.part",  # an upload that never finished
+        "recent partial": f".{secrets.token_hex(16)}.part",  # one that is still streaming
+        "foreign": "notes.txt",  # not ours to delete
+    }
+    for label, name in files.items():
+        (ctx.blob_dir / name).write_bytes(b"x")
+        if not label.startswith("recent"):
+            os.utime(ctx.blob_dir / name, (day_ago, day_ago))
+    os.utime(ctx.blob_dir / kept, (day_ago, day_ago))
+    async with ctx.sessions() as db:
+        removed = await sweep_orphans(db, BlobStore(ctx.blob_dir), now)
+    assert removed == 2
+    left = set(_stored_files(ctx))
+    assert left == {kept, *(files[k] for k in ("recent orphan", "recent partial", "foreign"))}
+    async with ctx.sessions() as db:
+        assert await sweep_orphans(db, BlobStore(ctx.blob_dir), now) == 0

@@ -5,18 +5,24 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import time
+from functools import partial
 from typing import Annotated
 
 import typer
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iotwarden.app import create_app
 from iotwarden.cli.db import migrate
 from iotwarden.cli.support import fail, load_settings, run_with_engine
 from iotwarden.config import Settings
+from iotwarden.db.engine import create_sessionmaker
 from iotwarden.keys import InsecureConfigurationError, load_keys
 from iotwarden.logs import configure_logging
+from iotwarden.recordings.blobs import BlobStore
+from iotwarden.recordings.services import sweep_orphans
 
 # An import string, so that uvicorn can start it again in every worker process.
 APP_FACTORY = "iotwarden.cli.serve:worker_app"
@@ -44,6 +50,12 @@ def worker_app() -> FastAPI:
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     return app
+
+
+async def sweep_recordings(settings: Settings, engine: AsyncEngine) -> int:
+    """Delete the recording files a crash left without a row (see ``sweep_orphans``)."""
+    async with create_sessionmaker(engine)() as db:
+        return await sweep_orphans(db, BlobStore(settings.recordings_dir), time.time())
 
 
 def serve(
@@ -81,6 +93,8 @@ def serve(
         )
     before, after = run_with_engine(settings, migrate)
     log.info("database migrated", extra={"revision_before": before, "revision": after})
+    removed = run_with_engine(settings, partial(sweep_recordings, settings))
+    log.info("recording files swept", extra={"removed": removed})
     uvicorn.run(
         APP_FACTORY,
         factory=True,

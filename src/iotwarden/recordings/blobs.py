@@ -24,6 +24,7 @@ from iotwarden.keys import ensure_data_dir
 # ``Settings.max_recording_bytes`` accepts; the configured value is enforced while streaming.
 MAX_RECORDING_BYTES_CEILING: Final = 256 * 1024 * 1024
 _NAME = re.compile(r"[0-9a-f]{32}")
+_PARTIAL = re.compile(r"\.(.+)\.part")
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -79,6 +80,29 @@ class BlobStore:
 
     def delete(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
+
+    def stored_before(self, cutoff: float) -> list[str]:
+        """Names of the stored files last changed before ``cutoff`` (epoch seconds)."""
+        return [entry.name for entry in self._entries_before(cutoff) if _NAME.fullmatch(entry.name)]
+
+    def partials_before(self, cutoff: float) -> list[Path]:
+        """Temporary files of uploads that never finished, last changed before ``cutoff``."""
+        return [
+            Path(entry.path)
+            for entry in self._entries_before(cutoff)
+            if (match := _PARTIAL.fullmatch(entry.name)) and _NAME.fullmatch(match[1])
+        ]
+
+    def _entries_before(self, cutoff: float) -> list[os.DirEntry[str]]:
+        if not self.root.is_dir():
+            return []
+        with os.scandir(self.root) as entries:
+            return [
+                entry
+                for entry in entries
+                if entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime < cutoff
+            ]
 
 
 def _sync_file(handle: BinaryIO) -> None:

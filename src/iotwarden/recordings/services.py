@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -28,6 +28,12 @@ from iotwarden.recordings.schemas import DownloadUrlOut
 
 DOWNLOAD_PATH = "/api/v1/recordings/download/"
 _SPENT_PREFIX = "dl:"
+# A stored file gets its row a moment after it is renamed into place, while an upload may
+# stream for a long time: files younger than these may belong to an upload in progress, here
+# or in another instance sharing the directory.
+ORPHAN_GRACE = timedelta(hours=1)
+PARTIAL_GRACE = timedelta(hours=24)
+_NAMES_PER_QUERY = 500
 
 
 class Action(StrEnum):
@@ -97,6 +103,30 @@ async def store(
             raise NotFound() from None  # the device was deleted meanwhile
         raise
     return recording
+
+
+async def sweep_orphans(db: AsyncSession, blobs: BlobStore, now: float) -> int:
+    """Delete the files no recording row names, and say how many.
+
+    They are left by a process that died between storing a file and committing its row, or
+    while an upload was streaming; the files of a deleted device go with its rows already.
+    """
+    partials = blobs.partials_before(now - PARTIAL_GRACE.total_seconds())
+    for path in partials:
+        path.unlink(missing_ok=True)
+    names = blobs.stored_before(now - ORPHAN_GRACE.total_seconds())
+    orphans: list[str] = []
+    for start in range(0, len(names), _NAMES_PER_QUERY):
+        chunk = names[start : start + _NAMES_PER_QUERY]
+        known = set(
+            await db.scalars(
+                select(Recording.storage_name).where(Recording.storage_name.in_(chunk))
+            )
+        )
+        orphans += [name for name in chunk if name not in known]
+    for name in orphans:
+        blobs.delete(name)
+    return len(partials) + len(orphans)
 
 
 async def list_recordings(

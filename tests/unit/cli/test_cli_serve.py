@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
+import os
+import secrets
 import stat
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,19 @@ def test_runs_the_factory_with_safe_defaults(
     for name in (SECRET_KEY_FILE, SIGNING_KEY_FILE):
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600
     assert "already at revision" in cli("db", "upgrade").stdout
+
+
+def test_serve_sweeps_recording_files_left_without_a_row(
+    cli: Invoke, data_dir: Path, uvicorn_calls: list[Any]
+) -> None:
+    recordings = data_dir / "recordings"
+    recordings.mkdir(parents=True)
+    orphan = recordings / secrets.token_hex(16)
+    orphan.write_bytes(b"RIFF")
+    long_ago = time.time() - 7 * 86_400
+    os.utime(orphan, (long_ago, long_ago))
+    assert cli("serve").exit_code == 0
+    assert not orphan.exists()
 
 
 def test_options_override_settings(
