@@ -12,7 +12,8 @@ Which servers (override to point elsewhere, e.g. at a closed port to see the ski
 
 - ``IOTWARDEN_TEST_PG_URL``: a PostgreSQL database to connect to for administration,
   default ``postgresql://postgres@127.0.0.1:5432/test``. Each pytest session creates a
-  fresh ``iotw_test_<hex>`` database next to it and drops it at the end.
+  fresh ``iotw_test_<pid>_<hex>`` database next to it and drops it at the end; one left by
+  a session that was killed (its pid gone) is dropped by the next.
 - ``IOTWARDEN_TEST_REDIS_URL``: default ``redis://127.0.0.1:6379/0``. Tests only touch keys
   under a random per-run prefix and delete them afterwards; nothing is ever flushed.
 
@@ -29,6 +30,7 @@ Fixtures for the app (the ``settings`` override makes ``app``, ``ctx``, ``client
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -115,6 +117,35 @@ async def _pg_execute(url: URL, sql: str) -> None:
         await connection.close()
 
 
+async def _pg_fetch_names(url: URL, like: str) -> list[str]:
+    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=_PROBE_TIMEOUT)
+    try:
+        rows = await connection.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", like)
+    finally:
+        await connection.close()
+    return [str(row["datname"]) for row in rows]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _drop_abandoned(admin: URL) -> None:
+    """Drop the databases of test sessions on this machine that were killed before their
+    teardown: the pid in the name is gone, and nobody is connected (no FORCE)."""
+    for name in await _pg_fetch_names(admin, "iotw\\_test\\_%"):
+        pid = name.split("_")[2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(asyncpg.PostgresError):
+                await _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}"')
+
+
 @pytest.fixture(scope="session")
 def _postgres_database() -> Iterator[URL]:
     """A database of its own for this pytest session, dropped at the end, pass or fail.
@@ -123,9 +154,10 @@ def _postgres_database() -> Iterator[URL]:
     CREATE/DROP DATABASE. Probed once: the skip (or CI failure) is cached for the session.
     """
     admin = make_url(PG_ADMIN_URL)
-    name = f"iotw_test_{secrets.token_hex(6)}"
+    name = f"iotw_test_{os.getpid()}_{secrets.token_hex(6)}"
     # Sync fixture, no loop running yet: a private loop per statement is enough here.
     try:
+        asyncio.run(_drop_abandoned(admin))
         asyncio.run(_pg_execute(admin, f'CREATE DATABASE "{name}"'))
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         require_service("PostgreSQL", exc, at=_location(_asyncpg_dsn(admin)))
