@@ -17,7 +17,8 @@ from iotwarden.context import AppContext
 from iotwarden.devices.models import Device
 from iotwarden.telemetry.models import Reading
 from iotwarden.telemetry.schemas import ReadingIn
-from iotwarden.telemetry.writer import BatchWriter, Row, WriterClosedError, _Job
+from iotwarden.telemetry.sinks import Row
+from iotwarden.telemetry.writer import BatchWriter, WriterClosedError, _Job
 
 TS = 1_700_000_000_000
 
