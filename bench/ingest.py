@@ -122,7 +122,10 @@ def run(
     token = device_token(real.url, device_id, secret)
     log(f"device {device_id} holds a token from POST /oauth/token")
 
-    load = Load(wrk, args.threads, args.connections, token, device_id)
+    def new_token() -> str:
+        return device_token(real.url, device_id, secret)
+
+    load = Load(wrk, args.threads, args.connections, new_token, device_id)
     load.ts_format = timestamp_format(bare, device_id)
     log(f"timestamps sent as {load.ts_format}")
     measured = [real, bare] if real_answers(real, device_id, token) else [bare]
